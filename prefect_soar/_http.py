@@ -208,6 +208,16 @@ def body_excerpt(content: bytes) -> str:
     return content[:EXCERPT_CHARS].decode("utf-8", errors="replace")
 
 
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Whether a transport error is a TLS verification failure (never worth retrying)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class TokenAuth(httpx.Auth):
     """Bearer-style auth whose token expires: fetched lazily, refreshed early, and refreshed once on a 401.
 
@@ -434,7 +444,7 @@ class HTTPCore:
                 response = await self.client.send(request, auth=auth, stream=True)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-                if attempt < self.retry.max_attempts and (repeatable or never_sent):
+                if attempt < self.retry.max_attempts and (repeatable or never_sent) and not _is_tls_failure(exc):
                     delay = self.retry.backoff(attempt)
                     logger.info(
                         "%s %s %s: %s; retry %d/%d in %.2fs", self.service, method, shown_url,
@@ -483,7 +493,7 @@ class HTTPCore:
         detail = redact(str(exc)) or type(exc).__name__
         cls = RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
         hint = None
-        if "CERTIFICATE_VERIFY_FAILED" in detail or isinstance(exc.__context__, ssl.SSLError):
+        if _is_tls_failure(exc):
             hint = "TLS verification failed: give the service's CA bundle (ca_bundle) instead of disabling verification"
         return cls(
             f"{type(exc).__name__}: {detail}", service=self.service, method=method,

@@ -99,3 +99,13 @@ async def test_tls_lab_refused_by_default_accepted_with_ca(tmp_path):
         trusting = HTTPCore("lab", HTTPConfig(server.base_url, verify=str(certs.ca)))
         assert await trusting.get_json("/ping") == {"pong": "yes"}
         await trusting.aclose()
+
+
+async def test_tls_failure_is_not_retried(tmp_path):
+    certs = make_lab_certificates(tmp_path)
+    with LabServer(make_app(), certfile=str(certs.cert), keyfile=str(certs.key)) as server:
+        strict = HTTPCore("lab", HTTPConfig(server.base_url, retry=RetryPolicy(max_attempts=5, backoff_base=5)))
+        with pytest.raises(TransportError, match="ca_bundle"):
+            await strict.request("GET", "/ping")  # with 5 s backoff a retry would stall the test
+        await strict.aclose()
+        assert server.control.stats["requests"] == 0

@@ -1,0 +1,1 @@
+"""Clients of prefect-soar, one module per service."""

@@ -1,0 +1,1 @@
+"""Models of prefect-soar, one module per service."""

@@ -1,0 +1,1 @@
+"""Tasks of prefect-soar, one module per service."""
