@@ -18,16 +18,20 @@ returned :class:`CreateTaskResult` lists it in ``failures`` (``result.ok`` is Fa
 can retry just that step; callers that prefer an exception pass the result to
 :func:`raise_for_failures`, which raises :class:`TaskCommitError` carrying the result.
 
-**Idempotency.** :meth:`find_or_create_task` marks the task with the tag ``ext:<marker>`` and
-finds it again with ONE request, ``GET /v2/tags/ext%3A<marker>/tasks?includeTags=true``; it
-then checks the tag exactly (case-sensitively), because tag lookups on the server may ignore
-case. The marker tag is added first; if it cannot be added, the new task is deleted and
-:class:`TaskCommitError` is raised, so an unmarked task is never left behind. Calls with the
-same marker are serialised by a per-marker ``asyncio.Lock`` of the client instance, so
-concurrent calls in one process (``asyncio.gather``, :meth:`upsert_tasks`) create one task.
-Across processes or client instances nothing is locked: two workers racing on the same
-marker can still both create. Serialise such flows (a deployment ``concurrency_limit`` or a
-Prefect global concurrency limit keyed by the marker) when that matters.
+**Idempotency.** :meth:`find_or_create_task` puts the marker in the task's name as a prefix,
+``[<marker>] <name>``, so the marker exists from the very request that creates the task, and
+finds it again with ONE request, ``GET /v2/tasks?filters=name^[<marker>]&includeTags=true``,
+checking the prefix exactly. The tag ``ext:<marker>`` is the *commit mark*: it is added last,
+only once every attribute, tag, label and association is in place. A task found without it
+was left half-built by an interrupted run (a crash, a lost response, a failed sub-step); the
+next call completes it: idempotent adds are re-sent, attributes already present (same type
+and value) are skipped, and the commit mark is added. So a run killed at any point, then
+re-run, ends with exactly one complete task per marker. Calls with the same marker are
+serialised by a per-marker ``asyncio.Lock`` of the client instance, so concurrent calls in one
+process (``asyncio.gather``, :meth:`upsert_tasks`) create one task. Across processes or client
+instances nothing is locked: two workers racing on the same marker can still both create.
+Serialise such flows (a deployment ``concurrency_limit`` or a Prefect global concurrency limit)
+when that matters.
 """
 
 from __future__ import annotations
@@ -112,6 +116,14 @@ def raise_for_failures(result: CreateTaskResult) -> CreateTaskResult:
             result=result, service=SERVICE,
         )
     return result
+
+
+def marker_prefix(marker: str) -> str:
+    """The task-name prefix that carries a marker: ``[<marker>] ``."""
+    marker_tag(marker)
+    if any(ch in marker for ch in ",[]"):
+        raise BadInputError("marker must not contain commas or square brackets", service=SERVICE)
+    return f"[{marker}] "
 
 
 def marker_tag(marker: str) -> str:
@@ -525,27 +537,17 @@ class ThreatConnectClient(ThreatConnectMetadata):
         return run
 
     async def _commit(
-        self, body: dict[str, Any], steps: list[_Step], *, owner: str | None, required: _Step | None = None
+        self, body: dict[str, Any], steps: list[_Step], *, owner: str | None, commit_mark: _Step | None = None
     ) -> CreateTaskResult:
         envelope, response = await self._v2("POST", "/v2/tasks", params=self._owner_params(owner), json_body=body)
         task = self._entity(envelope, response, "task", Task)
-        result = CreateTaskResult(task=task, created=True)
-        if required is not None:
-            try:
-                await required.run(task.id)
-            except SoarError as exc:
-                result.failures.append(_failure(required.kind, required.target, exc))
-                try:
-                    await self.delete_task(task.id, owner=owner)
-                    fate = "the task was deleted again"
-                except SoarError:
-                    fate = f"deleting it failed too: delete task {task.id} by hand"
-                raise TaskCommitError(
-                    f"task {task.id} was created but its {required.kind} {required.target!r} could not be added "
-                    f"({type(exc).__name__}); {fate}",
-                    result=result, service=SERVICE, status=exc.status, api_message=exc.api_message,
-                ) from exc
-            result.tags.append(required.target)
+        return await self._apply_steps(CreateTaskResult(task=task, created=True), steps, commit_mark)
+
+    async def _apply_steps(
+        self, result: CreateTaskResult, steps: list[_Step], commit_mark: _Step | None
+    ) -> CreateTaskResult:
+        """Run the sub-steps on ``result.task``; add the commit mark last, only when all succeeded."""
+        task = result.task
 
         async def attempt(step: _Step) -> tuple[_Step, Any, SoarError | None]:
             try:
@@ -566,35 +568,34 @@ class ThreatConnectClient(ThreatConnectMetadata):
             else:
                 result.associations.append(step.target)
         if result.failures:
-            logger.warning("task %s created; %d sub-step(s) failed", task.id, len(result.failures))
+            logger.warning("task %s: %d sub-step(s) failed; it stays unmarked", task.id, len(result.failures))
+        elif commit_mark is not None:
+            _, _, error = await attempt(commit_mark)
+            if error is not None:
+                result.failures.append(_failure(commit_mark.kind, commit_mark.target, error))
+            else:
+                result.tags.append(commit_mark.target)
         return result
 
     # -- idempotency ------------------------------------------------------------------
 
     async def find_task_by_marker(self, marker: str, *, owner: str | None = None) -> Task | None:
-        """The task carrying the marker tag ``ext:<marker>``, or ``None``.
+        """The task whose name starts with ``[<marker>]``, or ``None``.
 
-        One request: ``GET /v2/tags/{ext:<marker>}/tasks?...&includeTags=true``; candidates are
-        then checked for the exact (case-sensitive) tag. When several tasks carry it, the lowest
-        id wins.
+        One request: ``GET /v2/tasks?filters=name^[<marker>]&includeTags=true``; candidates are
+        then checked for the exact prefix. When several tasks carry it, the lowest id wins.
         """
-        tag = marker_tag(marker)
+        prefix = marker_prefix(marker)
         owner = self._owner(owner)
         candidates: list[Task] = []
-        request = TaskFilter(tag=tag).api_requests()[0]
         async for items, _ in self._pages(
-            request.path, "task", Task, owner=owner, page_size=DEFAULT_PAGE_SIZE,
-            extra=[("includeTags", "true")], missing_ok=True,
+            "/v2/tasks", "task", Task, owner=owner, page_size=DEFAULT_PAGE_SIZE,
+            extra=[("filters", f"name^{prefix.rstrip()}"), ("includeTags", "true")],
         ):
             candidates.extend(items)
-        exact: list[Task] = []
-        for task in candidates:
-            tags = task.tag or await self.list_tags(task.id, owner=owner)
-            names = [t.name for t in tags]
-            if tag in names:
-                exact.append(task)
+        exact = [t for t in candidates if t.name == prefix.rstrip() or (t.name or "").startswith(prefix)]
         if len(exact) > 1:
-            logger.warning("marker tag carried by %d tasks; using the lowest id", len(exact))
+            logger.warning("marker %s carried by %d tasks; using the lowest id", marker, len(exact))
         return min(exact, key=lambda t: t.id) if exact else None
 
     @asynccontextmanager
@@ -640,23 +641,35 @@ class ThreatConnectClient(ThreatConnectMetadata):
             marker: The external id, e.g. ``ptsandbox:<scan id>``; stored as the tag ``ext:<marker>``.
             name: Task name, used when it is created. The other arguments are those of :meth:`create_task`.
 
-        Raises:
-            TaskCommitError: The task was created but the marker tag could not be added (the task is deleted again).
+        Returns:
+            The task, ``created`` telling whether this call created it; ``failures`` lists sub-steps that
+            failed (the task then stays without its commit mark and the next call completes it).
         """
         tag = marker_tag(marker)
+        prefix = marker_prefix(marker)
         owner = self._owner(owner)
+        full_name = name if name.startswith(prefix) else f"{prefix}{name}"
         body, steps = self._plan_create(
-            name=name, status=status, due_date=due_date, reminder_date=reminder_date,
+            name=full_name, status=status, due_date=due_date, reminder_date=reminder_date,
             escalation_date=escalation_date, description=description, assignees=assignees, escalatees=escalatees,
             attributes=attributes, tags=[t for t in tags or () if t != tag], security_labels=security_labels,
             groups=groups, indicators=indicators, victims=victims, owner=owner,
         )
+        commit_mark = _Step("tag", tag, _on_task(self.add_tag, tag, owner=owner))
         async with self._marker_lock((owner or "", marker)):
             found = await self.find_task_by_marker(marker, owner=owner)
-            if found is not None:
+            if found is None:
+                return await self._commit(body, steps, owner=owner, commit_mark=commit_mark)
+            if tag in {t.name for t in found.tag or ()}:
                 return CreateTaskResult(task=found, created=False)
-            required = _Step("tag", tag, _on_task(self.add_tag, tag, owner=owner))
-            return await self._commit(body, steps, owner=owner, required=required)
+            logger.info("task %s for marker %s is incomplete; completing it", found.id, marker)
+            existing = {(a.type, a.value) for a in await self.list_attributes(found.id, owner=owner)}
+            pending = [
+                step for step in steps
+                if not (step.kind == "attribute" and tuple(step.target.split("=", 1)) in existing)
+            ]
+            result = await self._apply_steps(CreateTaskResult(task=found, created=False), pending, commit_mark)
+            return result
 
     async def upsert_tasks(
         self, specs: Sequence[TaskSpec | Mapping[str, Any]], *, concurrency: int = 8

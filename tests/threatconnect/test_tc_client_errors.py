@@ -140,16 +140,16 @@ async def test_idempotent_calls_are_retried(tc_api: Recorder, tc_client: ThreatC
     ]
 
 
-async def test_marker_failure_rolls_the_task_back(tc_api: Recorder, tc_client: ThreatConnectClient) -> None:
+async def test_failed_sub_step_leaves_the_task_unmarked(tc_api: Recorder, tc_client: ThreatConnectClient) -> None:
     tc_api.reply(json={"status": "Success", "data": {"resultCount": 0, "task": []}})
-    tc_api.reply(201, {"status": "Success", "data": {"task": {"id": 8, "name": "x"}}})
+    tc_api.reply(201, {"status": "Success", "data": {"task": {"id": 8, "name": "[m1] x"}}})
     tc_api.reply(400, {"status": "Failure", "message": "Tag rejected"})
-    tc_api.reply(200)  # delete
-    with pytest.raises(TaskCommitError) as caught:
-        await tc_client.find_or_create_task("m1", "x", tags=["other"])
-    assert tc_api.lines()[1:] == ["POST /api/v2/tasks", "POST /api/v2/tasks/8/tags/ext%3Am1", "DELETE /api/v2/tasks/8"]
-    assert "deleted again" in str(caught.value)
-    assert caught.value.result is not None and caught.value.result.failures[0].step == "tag"
+    result = await tc_client.find_or_create_task("m1", "x", tags=["other"])
+    assert [line.split("?")[0] for line in tc_api.lines()[1:]] == ["POST /api/v2/tasks", "POST /api/v2/tasks/8/tags/other"]
+    assert not result.ok and result.failures[0].step == "tag" and result.failures[0].target == "other"
+    assert "ext:m1" not in result.tags, "the commit mark is only added once everything else is in place"
+    with pytest.raises(TaskCommitError, match="Tag rejected|BadRequestError"):
+        raise_for_failures(result)
 
 
 def test_raise_for_failures() -> None:

@@ -9,7 +9,7 @@ import pytest
 import respx
 from tc_helpers import ACCESS_ID, HOST, SECRET, VECTOR_TS, Recorder, body_of, page, task_json
 
-from prefect_soar.clients.threatconnect import ThreatConnectClient, marker_tag
+from prefect_soar.clients.threatconnect import ThreatConnectClient, marker_prefix, marker_tag
 from prefect_soar.clients.threatconnect_auth import hmac_signature
 from prefect_soar.errors import BadInputError
 from prefect_soar.models.threatconnect import AttributeSpec, GroupRef, IndicatorRef, TaskSpec
@@ -287,54 +287,81 @@ async def test_update_attribute(tc_api: Recorder, tc_client: ThreatConnectClient
 # -- idempotency -----------------------------------------------------------------------------------
 
 
-MARKER_PATH = f"/api/v2/tags/ext%3Aptsandbox%3Aabc/tasks?owner=Example+Org&{PAGING}&includeTags=true"
+MARKER_PATH = (
+    f"/api/v2/tasks?owner=Example+Org&{PAGING}&filters=name%5E%5Bptsandbox%3Aabc%5D&includeTags=true"
+)
+MARKED = [{"name": "ext:ptsandbox:abc"}]
 
 
 async def test_find_task_by_marker_is_one_request(tc_api: Recorder, owner_client: ThreatConnectClient) -> None:
-    tags = [{"name": "ext:ptsandbox:ABC"}]
-    tc_api.reply(json=page([task_json(7, tag=tags), task_json(3, tag=[{"name": "ext:ptsandbox:abc"}])], 2))
+    tc_api.reply(json=page([
+        task_json(7, name="[ptsandbox:abcd] other"),  # a prefix match of another marker
+        task_json(3, name="[ptsandbox:abc] Sample"),
+        task_json(5, name="[ptsandbox:abc] Newer duplicate"),
+    ], 3))
     found = await owner_client.find_task_by_marker("ptsandbox:abc")
     assert tc_api.lines() == [f"GET {MARKER_PATH}"]
-    assert found is not None and found.id == 3  # the case-insensitive hit (7) is rejected
+    assert found is not None and found.id == 3
     assert marker_tag("ptsandbox:abc") == "ext:ptsandbox:abc"
+    assert marker_prefix("ptsandbox:abc") == "[ptsandbox:abc] "
 
 
-async def test_find_task_by_marker_checks_tags_when_not_included(
+async def test_find_or_create_creates_task_and_marks_it_last(
     tc_api: Recorder, owner_client: ThreatConnectClient
 ) -> None:
-    tc_api.reply(json=page([task_json(7)], 1))
-    tc_api.reply(json={"status": "Success", "data": {"tag": [{"name": "ext:ptsandbox:abc"}]}})
-    found = await owner_client.find_task_by_marker("ptsandbox:abc")
-    assert tc_api.lines() == [f"GET {MARKER_PATH}", f"GET /api/v2/tasks/7/tags?owner=Example+Org&{PAGING}"]
-    assert found is not None and found.id == 7
-
-
-async def test_find_or_create_creates_marked_task(tc_api: Recorder, owner_client: ThreatConnectClient) -> None:
-    tc_api.reply(404, {"status": "Failure", "message": "The requested resource was not found"})
+    tc_api.reply(json=page([], 0))
     tc_api.reply(201, {"status": "Success", "data": {"task": TASK}})
-    tc_api.reply(201)  # marker tag
     tc_api.reply(201)  # other tag
+    tc_api.reply(201)  # commit mark
     result = await owner_client.find_or_create_task("ptsandbox:abc", "Test Task", tags=["Malware"])
     assert tc_api.lines() == [
         f"GET {MARKER_PATH}",
         "POST /api/v2/tasks?owner=Example+Org",
-        "POST /api/v2/tasks/54321/tags/ext%3Aptsandbox%3Aabc?owner=Example+Org",
         "POST /api/v2/tasks/54321/tags/Malware?owner=Example+Org",
+        "POST /api/v2/tasks/54321/tags/ext%3Aptsandbox%3Aabc?owner=Example+Org",
     ]
-    assert body_of(tc_api.requests[1]) == {"name": "Test Task"}
-    assert result.created and result.tags == ["ext:ptsandbox:abc", "Malware"]
+    assert body_of(tc_api.requests[1]) == {"name": "[ptsandbox:abc] Test Task"}
+    assert result.created and result.tags == ["Malware", "ext:ptsandbox:abc"]
 
 
 async def test_find_or_create_returns_existing(tc_api: Recorder, owner_client: ThreatConnectClient) -> None:
-    tc_api.reply(json=page([task_json(9, tag=[{"name": "ext:ptsandbox:abc"}])], 1))
+    tc_api.reply(json=page([task_json(9, name="[ptsandbox:abc] Test Task", tag=MARKED)], 1))
     result = await owner_client.find_or_create_task("ptsandbox:abc", "Test Task", tags=["Malware"])
     assert tc_api.lines() == [f"GET {MARKER_PATH}"]
     assert not result.created and result.task.id == 9
 
 
+async def test_find_or_create_completes_a_half_built_task(
+    tc_api: Recorder, owner_client: ThreatConnectClient
+) -> None:
+    tc_api.reply(json=page([task_json(9, name="[ptsandbox:abc] Test Task", tag=[{"name": "Malware"}])], 1))
+    tc_api.reply(json={"status": "Success", "data": {"resultCount": 1, "attribute": [
+        {"id": 1, "type": "Description", "value": "seen"}]}})
+    tc_api.on("POST", "/api/v2/tasks/9/tags/Malware?owner=Example+Org", 201)  # idempotent re-add
+    tc_api.on("POST", "/api/v2/tasks/9/attributes?owner=Example+Org", 201, {"status": "Success", "data": {
+        "attribute": {"id": 2, "type": "Source", "value": "lab"}}})
+    tc_api.reply(201)  # commit mark
+    result = await owner_client.find_or_create_task(
+        "ptsandbox:abc", "Test Task", tags=["Malware"],
+        attributes=[("Description", "seen"), ("Source", "lab")],
+    )
+    lines = tc_api.lines()
+    assert lines[0] == f"GET {MARKER_PATH}"
+    assert lines[1].startswith("GET /api/v2/tasks/9/attributes?owner=Example+Org")
+    assert sorted(lines[2:4]) == [
+        "POST /api/v2/tasks/9/attributes?owner=Example+Org",
+        "POST /api/v2/tasks/9/tags/Malware?owner=Example+Org",
+    ]
+    assert body_of(next(r for r in tc_api.requests if r.url.path.endswith("/attributes") and r.method == "POST")) == {
+        "type": "Source", "value": "lab"}
+    assert lines[4] == "POST /api/v2/tasks/9/tags/ext%3Aptsandbox%3Aabc?owner=Example+Org"
+    assert not result.created and result.ok
+
+
 async def test_upsert_tasks_reports_per_item(tc_api: Recorder, owner_client: ThreatConnectClient) -> None:
-    tc_api.on("GET", MARKER_PATH, json=page([task_json(9, tag=[{"name": "ext:ptsandbox:abc"}])], 1))
-    tc_api.on("GET", f"/api/v2/tags/ext%3Anew/tasks?owner=Example+Org&{PAGING}&includeTags=true", json=page([], 0))
+    tc_api.on("GET", MARKER_PATH, json=page([task_json(9, name="[ptsandbox:abc] A", tag=MARKED)], 1))
+    tc_api.on("GET", f"/api/v2/tasks?owner=Example+Org&{PAGING}&filters=name%5E%5Bnew%5D&includeTags=true",
+              json=page([], 0))
     tc_api.on("POST", "/api/v2/tasks?owner=Example+Org", 201, {"status": "Success", "data": {"task": TASK}})
     tc_api.on("POST", "/api/v2/tasks/54321/tags/ext%3Anew?owner=Example+Org", 201)
     results = await owner_client.upsert_tasks(

@@ -175,6 +175,27 @@ async def test_find_or_create_makes_one_task_concurrently(lab_client: ThreatConn
     assert lab_client._marker_locks == {}
 
 
+async def test_find_or_create_completes_a_task_left_half_built(
+    lab_client: ThreatConnectClient, tc_lab: LabServer
+) -> None:
+    # An interrupted run: the task was created (marker in its name) and one attribute added, then the process died.
+    half = await lab_client.create_task(
+        "[ptsandbox:crash-1] Sample crash-1", attributes=[("Description", "verdict DANGEROUS")]
+    )
+    result = await lab_client.find_or_create_task(
+        "ptsandbox:crash-1", "Sample crash-1", tags=["Malware"], security_labels=["TLP:AMBER"],
+        attributes=[("Description", "verdict DANGEROUS"), ("Source", "lab")],
+    )
+    assert not result.created and result.ok and result.task.id == half.task.id
+    [stored] = backend(tc_lab).find_tasks(name_prefix="[ptsandbox:crash-1]")
+    assert set(stored.tags) == {"Malware", "ext:ptsandbox:crash-1"}
+    assert stored.labels == ["TLP:AMBER"]
+    assert stored.attribute_values("Description") == ["verdict DANGEROUS"], "no duplicate attribute"
+    assert stored.attribute_values("Source") == ["lab"]
+    again = await lab_client.find_or_create_task("ptsandbox:crash-1", "Sample crash-1", tags=["Malware"])
+    assert not again.created and again.task.id == half.task.id
+
+
 async def test_upsert_tasks_batch(lab_client: ThreatConnectClient, tc_lab: LabServer) -> None:
     specs = [
         TaskSpec(marker=f"batch:{n % 5}", name=f"Batch {n % 5}", tags=["Batch"], security_labels=["TLP:AMBER"],
