@@ -26,15 +26,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from prefect_soar._version import __version__
 from prefect_soar._redact import SecretRedactingFilter, redact, redact_url, register_secret
+from prefect_soar._version import __version__
 from prefect_soar.errors import (
     APIStatusError,
     AuthenticationError,
@@ -177,7 +177,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     current = now if now is not None else time.time()
     return max(0.0, when.timestamp() - current)
 
@@ -510,10 +510,8 @@ class HTTPCore:
             message = None
         if message is None and response.content:
             excerpt = body_excerpt(response.content).strip()
-            if excerpt.lower().startswith(("<!doctype", "<html")):
-                message = "non-JSON (HTML) error page"
-            else:
-                message = excerpt
+            is_html = excerpt.lower().startswith(("<!doctype", "<html"))
+            message = "non-JSON (HTML) error page" if is_html else excerpt
         common: dict[str, Any] = {
             "service": self.service,
             "method": response.request.method,
@@ -599,13 +597,13 @@ async def poll_until(
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 __all__ = [
+    "NO_RETRY",
     "HTTPConfig",
     "HTTPCore",
-    "NO_RETRY",
     "RetryPolicy",
     "ServiceClient",
     "SoarError",

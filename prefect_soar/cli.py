@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -38,11 +39,23 @@ def _lab(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from prefect_soar.flows.healthcheck import check_saved_blocks
+
+    results = asyncio.run(check_saved_blocks(timeout=args.timeout))
+    if not results:
+        print("no prefect-soar credential blocks are saved; create one in the Prefect UI or with Block.save()")
+        return 1
+    for result in results:
+        print(result.line())
+    return 0 if all(r.ok for r in results) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--tls-dir", help="serve TLS with a fresh CA written to this folder")
     lab.add_argument("--faults", help='fault injection as JSON, e.g. \'{"errors": {"503": 0.1}, "latency_ms": 20}\'')
     lab.set_defaults(func=_lab)
+
+    check = sub.add_parser("check", help="test the connection of every saved credentials block")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per block")
+    check.set_defaults(func=_check)
     return parser
 
 

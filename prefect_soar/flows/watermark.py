@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prefect.variables import Variable
 from pydantic import BaseModel, Field
@@ -38,7 +39,7 @@ class Watermark(BaseModel):
         """The inclusive lower bound for the next query."""
         if self.timestamp is not None:
             return self.timestamp
-        return (now or datetime.now(timezone.utc)) - first_run_lookback
+        return (now or datetime.now(UTC)) - first_run_lookback
 
     def is_new(self, timestamp: datetime, item_id: str) -> bool:
         """Whether an item returned by an inclusive query still needs processing."""
@@ -66,8 +67,8 @@ class Watermark(BaseModel):
 def as_utc(value: datetime) -> datetime:
     """The same instant as a timezone-aware UTC datetime (naive values are taken as UTC)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _check_name(name: str) -> str:
@@ -82,7 +83,7 @@ async def load_watermark(name: str) -> Watermark:
     Args:
         name: Variable name: lowercase letters, digits, ``_`` and ``-``.
     """
-    value = await Variable.aget(_check_name(name), default=None)
+    value: Any = await Variable.aget(_check_name(name), default=None)
     if not value:
         return Watermark()
     return Watermark.model_validate(value)

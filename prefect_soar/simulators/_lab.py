@@ -45,11 +45,11 @@ class FaultConfig(BaseModel):
         seed: Seed of the fault random source.
     """
 
-    latency_ms: float = Field(0.0, ge=0)
-    latency_jitter_ms: float = Field(0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0)
+    latency_jitter_ms: float = Field(default=0.0, ge=0)
     errors: dict[int, float] = Field(default_factory=dict)
     retry_after_seconds: float | None = 1.0
-    drop_rate: float = Field(0.0, ge=0, le=1)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
     token_ttl_seconds: float | None = None
     seed: int = 0
 
@@ -98,7 +98,8 @@ class LabControl:
         """Draw this request's fate: (latency seconds, injected status or None, drop?)."""
         with self._lock:
             f = self.faults
-            latency = (f.latency_ms + (self.random.uniform(0, f.latency_jitter_ms) if f.latency_jitter_ms else 0)) / 1000
+            jitter = self.random.uniform(0, f.latency_jitter_ms) if f.latency_jitter_ms else 0.0
+            latency = (f.latency_ms + jitter) / 1000
             roll = self.random.random()
             if roll < f.drop_rate:
                 return latency, None, True
@@ -162,7 +163,9 @@ class _FaultMiddleware:
         self.control = control
         self.error_body = error_body
 
-    async def __call__(self, scope: Mapping[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: Mapping[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return

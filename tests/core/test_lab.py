@@ -93,7 +93,7 @@ async def test_tls_lab_refused_by_default_accepted_with_ca(tmp_path):
     with LabServer(make_app(), certfile=str(certs.cert), keyfile=str(certs.key)) as server:
         assert server.base_url.startswith("https://")
         strict = HTTPCore("lab", HTTPConfig(server.base_url, retry=RetryPolicy(max_attempts=1)))
-        with pytest.raises(TransportError, match="CA bundle|certificate"):
+        with pytest.raises(TransportError, match=r"CA bundle|certificate"):
             await strict.request("GET", "/ping")
         await strict.aclose()
         trusting = HTTPCore("lab", HTTPConfig(server.base_url, verify=str(certs.ca)))

@@ -34,7 +34,9 @@ def test_header_like_text_is_masked():
 
 def test_errors_redact_their_messages():
     register_secret("s3nt1nel-value-0002")
-    error = AuthenticationError("login failed for s3nt1nel-value-0002", service="svc", api_message="s3nt1nel-value-0002")
+    error = AuthenticationError(
+        "login failed for s3nt1nel-value-0002", service="svc", api_message="s3nt1nel-value-0002"
+    )
     assert "s3nt1nel-value-0002" not in str(error)
     assert "s3nt1nel-value-0002" not in repr(error)
     invalid = InvalidResponseError("bad", body_excerpt='{"token": "s3nt1nel-value-0002"}')

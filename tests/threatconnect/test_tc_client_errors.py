@@ -145,10 +145,11 @@ async def test_failed_sub_step_leaves_the_task_unmarked(tc_api: Recorder, tc_cli
     tc_api.reply(201, {"status": "Success", "data": {"task": {"id": 8, "name": "[m1] x"}}})
     tc_api.reply(400, {"status": "Failure", "message": "Tag rejected"})
     result = await tc_client.find_or_create_task("m1", "x", tags=["other"])
-    assert [line.split("?")[0] for line in tc_api.lines()[1:]] == ["POST /api/v2/tasks", "POST /api/v2/tasks/8/tags/other"]
+    sent = [line.split("?")[0] for line in tc_api.lines()[1:]]
+    assert sent == ["POST /api/v2/tasks", "POST /api/v2/tasks/8/tags/other"]
     assert not result.ok and result.failures[0].step == "tag" and result.failures[0].target == "other"
     assert "ext:m1" not in result.tags, "the commit mark is only added once everything else is in place"
-    with pytest.raises(TaskCommitError, match="Tag rejected|BadRequestError"):
+    with pytest.raises(TaskCommitError, match=r"Tag rejected|BadRequestError"):
         raise_for_failures(result)
 
 
