@@ -7,12 +7,12 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_TEST_MODE", "1")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
-import respx  # noqa: E402
+import pytest
+import respx
 
-from prefect_soar.simulators.lab import Lab  # noqa: E402
+from prefect_soar.simulators.lab import Lab
 
 
 @pytest.fixture(scope="session")

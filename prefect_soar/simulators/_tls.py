@@ -38,7 +38,7 @@ def make_lab_certificates(folder: Path, *, days: int = 7) -> LabCertificates:
         The three paths. Give ``ca`` to clients as their CA bundle.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()

@@ -1,0 +1,1 @@
+"""PT Sandbox: models, client, block and tasks."""
