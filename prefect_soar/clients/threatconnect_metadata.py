@@ -11,6 +11,9 @@ PUT/DELETE; adding an attribute is not (a retry could add it twice), so it is se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from prefect_soar.clients.threatconnect_core import ThreatConnectAPI, check_id
 from prefect_soar.clients.threatconnect_filters import group_type_path, indicator_type_path, segment
 from prefect_soar.errors import BadInputError
@@ -29,6 +32,46 @@ def check_tag(tag: str) -> str:
             f"tag {tag[:40]!r}... is {len(tag)} characters; the API allows {MAX_TAG_LENGTH}", service=SERVICE
         )
     return tag
+
+
+INDICATOR_VALUE_FIELDS = {
+    "addresses": "ip",
+    "emailAddresses": "address",
+    "hosts": "hostName",
+    "urls": "text",
+    "asns": "AS Number",
+    "cidrBlocks": "Block",
+    "mutexes": "Mutex",
+    "userAgents": "User Agent String",
+}
+"""v2 indicator path type -> the create body's value field (files take md5/sha1/sha256)."""
+FILE_HASH_FIELDS = {32: "md5", 40: "sha1", 64: "sha256"}
+INDICATOR_ENTITY_KEYS = {"addresses": "address", "emailAddresses": "emailAddress", "files": "file", "hosts": "host",
+                         "urls": "url", "asns": "asn", "cidrBlocks": "cidrBlock", "mutexes": "mutex",
+                         "userAgents": "userAgent"}
+
+
+def indicator_body(indicator_type: str, value: str) -> dict[str, str]:
+    """The v2 create body of an indicator given by its path type and value.
+
+    Raises:
+        BadInputError: An empty value, a file hash that is not 32, 40 or 64 hex digits, or a type
+            whose create body needs several fields (pass them yourself).
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise BadInputError(f"indicator value must be a non-empty string, got {value!r}", service=SERVICE)
+    value = value.strip()
+    if indicator_type == "files":
+        field = FILE_HASH_FIELDS.get(len(value))
+        if field is None or any(ch not in "0123456789abcdefABCDEF" for ch in value):
+            raise BadInputError(f"{value[:70]!r} is not an MD5, SHA-1 or SHA-256 hex digest", service=SERVICE)
+        return {field: value.lower()}
+    field = INDICATOR_VALUE_FIELDS.get(indicator_type)
+    if field is None:
+        raise BadInputError(
+            f"indicators of type {indicator_type!r} need a full create body; pass a mapping", service=SERVICE
+        )
+    return {field: value}
 
 
 def _task_path(task_id: int) -> str:
@@ -105,6 +148,47 @@ class ThreatConnectMetadata(ThreatConnectAPI):
     ) -> None:
         """Remove an indicator association (``DELETE .../indicators/{type}/{value}``)."""
         await self._action("DELETE", self._indicator_path(task_id, indicator_type, value), owner)
+
+    async def create_indicator(
+        self,
+        indicator_type: str,
+        value: str | Mapping[str, Any],
+        *,
+        rating: float | None = None,
+        confidence: int | None = None,
+        owner: str | None = None,
+    ) -> Indicator:
+        """Create an indicator, or get the existing one (``POST /v2/indicators/{type}``).
+
+        ThreatConnect treats a create of an existing indicator as an update of its rating and
+        confidence, so the call is safe to repeat and is retried like an idempotent one.
+
+        Args:
+            indicator_type: v2 path type (``files``, ``addresses``, ``hosts``, ``urls``, ...) or its name.
+            value: The value (a file hash, an IP, a host name, a URL, ...) or the full create body.
+            rating: Threat rating 0-5.
+            confidence: Confidence 0-100.
+            owner: Owner to create in (default: the client's default owner).
+
+        Returns:
+            The indicator.
+        """
+        kind = indicator_type_path(indicator_type)
+        body: dict[str, Any] = dict(value) if isinstance(value, Mapping) else indicator_body(kind, value)
+        if rating is not None:
+            if not 0 <= rating <= 5:
+                raise BadInputError(f"rating must be within 0-5, got {rating!r}", service=SERVICE)
+            body["rating"] = rating
+        if confidence is not None:
+            if not 0 <= confidence <= 100:
+                raise BadInputError(f"confidence must be within 0-100, got {confidence!r}", service=SERVICE)
+            body["confidence"] = confidence
+        envelope, response = await self._v2(
+            "POST", f"/v2/indicators/{segment(kind, what='indicator type')}", params=self._params(owner),
+            json_body=body, idempotent=True,
+        )
+        key = INDICATOR_ENTITY_KEYS.get(kind) or next(iter(envelope.data or {}), "indicator")
+        return self._entity(envelope, response, key, Indicator)
 
     # -- victim associations ------------------------------------------------------
 

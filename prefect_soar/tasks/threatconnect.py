@@ -10,6 +10,7 @@ retried, since a repeat would duplicate it. Use :func:`find_or_create_task` /
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -18,7 +19,7 @@ from prefect.states import State
 
 from prefect_soar.blocks.threatconnect import ThreatConnectCredentials
 from prefect_soar.clients.threatconnect import TaskFilter, raise_for_failures
-from prefect_soar.errors import RateLimitedError, ServerError, TransportError
+from prefect_soar.errors import RateLimitedError, ServerError, SoarError, TransportError
 from prefect_soar.models.threatconnect import (
     Attribute,
     AttributeSpec,
@@ -746,6 +747,39 @@ async def find_or_create_task(
     return result
 
 
+@task(name="threatconnect-create-indicators", description="Create many indicators in one run.", **_IDEMPOTENT_WRITE)
+async def create_indicators(
+    credentials: ThreatConnectCredentials, items: list[IndicatorRef], concurrency: int = 8, owner: str | None = None
+) -> dict[str, str | None]:
+    """Create (or find) many indicators inside one task run, with bounded concurrency.
+
+    Args:
+        credentials: The ThreatConnect credentials block.
+        items: Indicators by v2 type (``files``, ``hosts``, ``addresses``, ``urls``...) and value.
+        concurrency: Requests in flight at once.
+        owner: Owner to create them in (default: the block's default owner).
+
+    Returns:
+        ``"<type>/<value>"`` -> ``None`` when the indicator exists, else the error message.
+    """
+    unique = list({f"{i.type}/{i.value}": i for i in items}.items())
+    gate = asyncio.Semaphore(max(1, concurrency))
+    async with credentials.get_client() as client:
+
+        async def one(item: IndicatorRef) -> str | None:
+            async with gate:
+                try:
+                    await client.create_indicator(item.type, item.value, owner=owner)
+                except SoarError as exc:
+                    return str(exc)
+                return None
+
+        outcomes = await asyncio.gather(*(one(item) for _, item in unique))
+    failed = sum(1 for o in outcomes if o)
+    get_run_logger().info("indicators: %d ensured, %d failed", len(unique) - failed, failed)
+    return {key: outcome for (key, _), outcome in zip(unique, outcomes, strict=True)}
+
+
 @task(name="threatconnect-upsert-tasks", description="Find-or-create many tasks in one run.", **_IDEMPOTENT_WRITE)
 async def upsert_tasks(
     credentials: ThreatConnectCredentials, items: list[TaskSpec], concurrency: int = 8
@@ -779,6 +813,7 @@ __all__ = [
     "associate_indicator",
     "associate_victim",
     "check_connection",
+    "create_indicators",
     "create_task",
     "delete_assignee",
     "delete_attribute",

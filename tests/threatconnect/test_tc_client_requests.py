@@ -372,3 +372,42 @@ async def test_upsert_tasks_reports_per_item(tc_api: Recorder, owner_client: Thr
         ("ptsandbox:abc", 9, False), ("new", 54321, True), ("bad", None, False)]
     assert results[2].error is not None and "spec #2" in results[2].error
     assert results[0].ok and results[1].ok and not results[2].ok
+
+
+# -- indicators -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "body", "entity"),
+    [
+        ("files", "AB" * 32, {"sha256": "ab" * 32}, "file"),
+        ("File", "ab" * 16, {"md5": "ab" * 16}, "file"),
+        ("addresses", "198.51.100.7", {"ip": "198.51.100.7"}, "address"),
+        ("hosts", "bad.example.net", {"hostName": "bad.example.net"}, "host"),
+        ("urls", "http://bad.example.net/a b", {"text": "http://bad.example.net/a b"}, "url"),
+    ],
+)
+async def test_create_indicator_exact_request(
+    tc_api: Recorder, owner_client: ThreatConnectClient, kind: str, value: str, body: dict[str, str], entity: str
+) -> None:
+    tc_api.reply(201, {"status": "Success", "data": {entity: {"id": 77, **body}}})
+    created = await owner_client.create_indicator(kind, value, rating=3, confidence=60)
+    path = {"File": "files"}.get(kind, kind)
+    assert tc_api.lines() == [f"POST /api/v2/indicators/{path}?owner=Example+Org"]
+    assert body_of(tc_api.one()) == {**body, "rating": 3, "confidence": 60}
+    assert created.id == 77
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [("files", "xyz", "not an MD5"), ("files", "g" * 64, "not an MD5"), ("hosts", " ", "non-empty"),
+     ("registryKeys", "HKLM\\x", "full create body")],
+)
+async def test_create_indicator_rejects_bad_values_before_sending(
+    tc_client: ThreatConnectClient, kind: str, value: str, message: str
+) -> None:
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        route = router.route(host=HOST)
+        with pytest.raises(BadInputError, match=message):
+            await tc_client.create_indicator(kind, value)
+    assert not route.called
