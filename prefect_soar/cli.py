@@ -58,6 +58,12 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from prefect_soar.demo import main as demo_main
+
+    return demo_main()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``prefect-soar`` command."""
     parser = argparse.ArgumentParser(prog="prefect-soar", description=__doc__)
@@ -70,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--tls-dir", help="serve TLS with a fresh CA written to this folder")
     lab.add_argument("--faults", help='fault injection as JSON, e.g. \'{"errors": {"503": 0.1}, "latency_ms": 20}\'')
     lab.set_defaults(func=_lab)
+
+    demo = sub.add_parser("demo", help="run every flow against the lab with a local ephemeral Prefect server")
+    demo.set_defaults(func=_demo)
 
     check = sub.add_parser("check", help="test the connection of every saved credentials block")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per block")
