@@ -6,7 +6,8 @@ timeouts, TLS verification or a CA bundle, proxy, user agent) and does, in one p
 * retries: connection errors and 429/502/503/504, exponential backoff with full jitter,
   ``Retry-After`` honoured (seconds or an HTTP date), a bounded number of attempts; only for
   idempotent methods unless the call says it is safe to repeat (``idempotent=True``). A
-  non-idempotent call is retried only when the request provably never left (connect failure);
+  non-idempotent call is retried only when the request provably was not processed: it never
+  left (connect failure) or the service refused it outright (429);
 * error mapping to the tree in :mod:`prefect_soar.errors`, with the API's own message;
 * redaction: URLs in errors and logs are redacted and registered secrets never appear.
 
@@ -55,7 +56,11 @@ logger.addFilter(SecretRedactingFilter())
 USER_AGENT = f"prefect-soar/{__version__}"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+NOT_PROCESSED_STATUSES = frozenset({429})
+"""Answers that say the request was refused before it was processed: safe to repeat even a POST.
+(A 503 may come from a server that did the work and then failed, so a POST is not repeated on it.)"""
 EXCERPT_CHARS = 200
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ClientT = TypeVar("ClientT", bound="ServiceClient")
@@ -103,6 +108,10 @@ class HTTPConfig:
         headers: Extra headers sent on every request.
         retry: The retry policy.
         transport: An injected transport (tests, ASGI); bypasses verify and proxy.
+        follow_redirects: Follow redirects.
+        max_body_bytes: Largest body read into memory (JSON answers, error pages), counted after
+            decompression; a larger one raises :class:`InvalidResponseError` without being read in
+            full. Streamed downloads are not limited. ``None``: no limit.
     """
 
     base_url: str
@@ -114,6 +123,7 @@ class HTTPConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: httpx.AsyncBaseTransport | None = None
     follow_redirects: bool = False
+    max_body_bytes: int | None = MAX_BODY_BYTES
 
 
 def build_async_client(config: HTTPConfig, *, auth: httpx.Auth | None = None, **extra: Any) -> httpx.AsyncClient:
@@ -397,8 +407,20 @@ class HTTPCore:
         try:
             return json.loads(response.content)
         except ValueError as exc:
+            if not response.content:
+                why = "an empty body"
+            elif response.content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
+                why = "an HTML page (a login, proxy or error page: is the base URL right?)"
+            elif isinstance(exc, json.JSONDecodeError):
+                ends_early = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
+                why = (
+                    f"a body that ends early after {len(response.content)} bytes (truncated)" if ends_early
+                    else f"a body that does not parse ({exc.msg} at character {exc.pos})"
+                )
+            else:
+                why = "a body that does not decode as text"
             raise InvalidResponseError(
-                f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
+                f"expected JSON, got {response.headers.get('content-type', 'no content type')} with {why}",
                 body_excerpt=body_excerpt(response.content),
                 service=self.service, method=response.request.method,
                 url=redact_url(str(response.request.url)), status=response.status_code,
@@ -458,7 +480,7 @@ class HTTPCore:
             if status < 400 or status in accepted:
                 try:
                     if not stream:
-                        await response.aread()
+                        await self._read_body(response)
                     yield response
                     return
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -469,12 +491,13 @@ class HTTPCore:
                 finally:
                     await response.aclose()
             try:
-                await response.aread()
+                await self._read_body(response, truncate=True)
             except (httpx.TimeoutException, httpx.TransportError):
                 pass
             finally:
                 await response.aclose()
-            if status in self.retry.statuses and attempt < self.retry.max_attempts and repeatable:
+            safe = repeatable or status in NOT_PROCESSED_STATUSES
+            if status in self.retry.statuses and attempt < self.retry.max_attempts and safe:
                 delay = self.retry.backoff(attempt)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if retry_after is not None:
@@ -488,6 +511,41 @@ class HTTPCore:
                 await asyncio.sleep(delay)
                 continue
             raise self.status_error(response)
+
+    async def _read_body(self, response: httpx.Response, *, truncate: bool = False) -> None:
+        """Read a body into memory, at most ``config.max_body_bytes`` (decoded) of it.
+
+        A larger body raises :class:`InvalidResponseError` before it is read in full, or, with
+        ``truncate`` (error pages, where only the message matters), is cut at the limit.
+        """
+        limit = self.config.max_body_bytes
+        if limit is None:
+            await response.aread()
+            return
+        declared = response.headers.get("content-length", "")
+        if not truncate and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(response, f"it declares {int(declared)} bytes")
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            if size + len(chunk) > limit:
+                if not truncate:
+                    raise self._too_large(response, f"it passed {limit} bytes and was not read further")
+                parts.append(chunk[: limit - size])
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        response._content = b"".join(parts)
+
+    def _too_large(self, response: httpx.Response, detail: str) -> InvalidResponseError:
+        limit = self.config.max_body_bytes
+        return InvalidResponseError(
+            f"the response body is larger than max_body_bytes={limit} ({detail})",
+            service=self.service, method=response.request.method, url=redact_url(str(response.request.url)),
+            status=response.status_code,
+            hint="The service sent far more than this call expects: check the base URL and the query (narrow it "
+            "or page with a smaller page size); raise HTTPConfig.max_body_bytes only if the answer is legitimate",
+        )
 
     def _transport_error(self, method: str, url: str, exc: Exception) -> TransportError:
         detail = redact(str(exc)) or type(exc).__name__

@@ -119,7 +119,6 @@ async def run_demo(home: Path = DEMO_HOME, progress: Callable[[str], None] | Non
             )
             archives = sorted(store.rglob("*.zip"))
             size = sum(p.stat().st_size for p in archives)
-            total, by_source = _tc_summary(lab)
             return [
                 f"sandbox tasks triaged: {result['processed']} (DANGEROUS and UNWANTED, oldest first)",
                 f"artifact archives downloaded: {len(archives)}, {size / 1024:.0f} KiB, kept encrypted in {store}",

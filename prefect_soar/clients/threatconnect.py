@@ -707,7 +707,7 @@ class ThreatConnectClient(ThreatConnectMetadata):
                     owner=item.owner, groups=item.groups, indicators=item.indicators, victims=item.victims,
                 )
             except SoarError as exc:
-                return TaskUpsertResult(marker=item.marker, error=str(exc))
+                return TaskUpsertResult(marker=item.marker, error=str(exc), error_type=type(exc).__name__)
             return TaskUpsertResult(
                 marker=item.marker, task_id=result.task.id, created=result.created, failures=result.failures
             )

@@ -12,6 +12,7 @@ watermark advances only over fully processed items.
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from prefect_soar.blocks.ptsandbox import PTSandboxCredentials
 from prefect_soar.blocks.threatconnect import ThreatConnectCredentials
 from prefect_soar.clients.ptsandbox import PTSandboxClient
 from prefect_soar.clients.threatconnect import ThreatConnectClient
-from prefect_soar.errors import BadInputError, SoarError
+from prefect_soar.errors import BadInputError, RateLimitedError, ServerError, SoarError, TransportError
 from prefect_soar.flows._common import emit, load_block, markdown_table, publish_summary
 from prefect_soar.flows.watermark import Watermark, as_utc, load_watermark, save_watermark
 from prefect_soar.models.ptsandbox import Task, TreeNode
@@ -34,6 +35,8 @@ DEFAULT_QUERY = "verdict IN (DANGEROUS, UNWANTED)"
 DETECTION_EVENT = "prefect-soar.sandbox.detection"
 NETWORK_TYPES = {"URL": "urls", "IP": "addresses", "DOMAIN": "hosts"}
 MAX_INDICATORS_PER_TASK = 25
+ITEM_ATTEMPTS = 8
+TRANSIENT_PREFIXES = ("TransportError", "RequestTimeoutError", "ServerError", "RateLimitedError")
 
 
 class SandboxFinding(BaseModel):
@@ -133,7 +136,20 @@ async def fetch_page(
 
 
 async def investigate(client: PTSandboxClient, task_: Task, settings: TriageSettings) -> SandboxFinding:
-    """Summary, artifact tree, scans and archive of one sandbox task."""
+    """Summary, artifact tree, scans and archive of one sandbox task (transient failures tried again)."""
+    for attempt in range(1, ITEM_ATTEMPTS + 1):
+        finding = await _investigate_once(client, task_, settings)
+        if finding.error is None or not finding.error.startswith(TRANSIENT_PREFIXES) or attempt == ITEM_ATTEMPTS:
+            return finding
+        await asyncio.sleep(_item_backoff(attempt))
+    return finding
+
+
+def _item_backoff(attempt: int) -> float:
+    return float(min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+
+
+async def _investigate_once(client: PTSandboxClient, task_: Task, settings: TriageSettings) -> SandboxFinding:
     scan_id = str(task_.id)
     finding = SandboxFinding(scan_id=scan_id, name=task_.name, start=as_utc(task_.start or datetime.now(UTC)))
     try:
@@ -216,22 +232,36 @@ def task_spec(finding: SandboxFinding, settings: TriageSettings) -> TaskSpec:
 
 
 async def record(tc: ThreatConnectClient, finding: SandboxFinding, settings: TriageSettings) -> TriageItem:
-    """Ensure the finding's indicators and its one ThreatConnect task exist."""
+    """Ensure the finding's indicators and its one ThreatConnect task exist.
+
+    Find-or-create is idempotent, so an attempt that failed transiently (5xx, 429, a dropped
+    connection: the write may or may not have happened) is simply made again.
+    """
     item = TriageItem(finding=finding)
     if finding.error:
         return item
-    try:
-        spec = task_spec(finding, settings)
-        for indicator in spec.indicators:
-            await tc.create_indicator(indicator.type, indicator.value)
-        [result] = await tc.upsert_tasks([spec], concurrency=1)
-    except SoarError as exc:
-        item.error = f"{type(exc).__name__}: {exc}"
-        return item
-    item.threatconnect_task_id, item.created = result.task_id, result.created
-    if result.error or result.failures:
-        failed = ", ".join(f"{f.step} {f.target}" for f in result.failures)
-        item.error = result.error or f"sub-steps failed: {failed}"
+    spec = task_spec(finding, settings)
+    for attempt in range(1, ITEM_ATTEMPTS + 1):
+        item.error = None
+        try:
+            for indicator in spec.indicators:
+                await tc.create_indicator(indicator.type, indicator.value)
+            [result] = await tc.upsert_tasks([spec], concurrency=1)
+        except (TransportError, ServerError, RateLimitedError) as exc:
+            item.error = f"{type(exc).__name__}: {exc}"
+        except SoarError as exc:
+            item.error = f"{type(exc).__name__}: {exc}"
+            return item
+        else:
+            item.threatconnect_task_id, item.created = result.task_id, item.created or result.created
+            if not (result.error or result.failures):
+                return item
+            failed = ", ".join(f"{f.step} {f.target} ({f.error})" for f in result.failures)
+            item.error = result.error or f"sub-steps failed: {failed}"
+            if not result.transient:
+                return item
+        if attempt < ITEM_ATTEMPTS:
+            await asyncio.sleep(_item_backoff(attempt))
     return item
 
 

@@ -251,6 +251,10 @@ class IndicatorRef(TCModel):
     value: str = Field(description="Indicator value, e.g. 1.2.3.4 or http://example.com/x.")
 
 
+TRANSIENT_ERRORS = frozenset({"TransportError", "RequestTimeoutError", "ServerError", "RateLimitedError"})
+"""Names of the errors worth trying again: the request may not have been applied, and find-or-create is safe."""
+
+
 class StepFailure(TCModel):
     """One sub-step of a build-then-commit that failed (the task itself exists).
 
@@ -328,6 +332,7 @@ class TaskUpsertResult(TCModel):
         created: True when the task was created by this call, False when it already existed.
         failures: Sub-steps that failed.
         error: Why the whole item failed, when it did.
+        error_type: The error's class name (``ServerError``, ``BadInputError``...), when it failed.
     """
 
     marker: str
@@ -335,6 +340,13 @@ class TaskUpsertResult(TCModel):
     created: bool = False
     failures: list[StepFailure] = Field(default_factory=list)
     error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def transient(self) -> bool:
+        """True when everything that failed may succeed if tried again (5xx, 429, connection)."""
+        kinds = [f.error for f in self.failures] + ([self.error_type or ""] if self.error else [])
+        return bool(kinds) and all(kind in TRANSIENT_ERRORS for kind in kinds)
 
     @property
     def ok(self) -> bool:

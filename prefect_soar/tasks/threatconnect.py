@@ -747,6 +747,24 @@ async def find_or_create_task(
     return result
 
 
+@task(name="threatconnect-create-indicator", description="Create (or find) an indicator.", **_IDEMPOTENT_WRITE)
+async def create_indicator(
+    credentials: ThreatConnectCredentials, indicator_type: str, value: str, owner: str | None = None
+) -> Indicator:
+    """Create an indicator, or get the existing one with the same value.
+
+    Args:
+        credentials: The ThreatConnect credentials block.
+        indicator_type: v2 type: files, addresses, hosts, urls, emailAddresses...
+        value: The value: a file hash, an IP, a host name, a URL...
+        owner: Owner to create it in (default: the block's default owner).
+    """
+    async with credentials.get_client() as client:
+        indicator = await client.create_indicator(indicator_type, value, owner=owner)
+    get_run_logger().info("indicator %s ensured", indicator.id)
+    return indicator
+
+
 @task(name="threatconnect-create-indicators", description="Create many indicators in one run.", **_IDEMPOTENT_WRITE)
 async def create_indicators(
     credentials: ThreatConnectCredentials, items: list[IndicatorRef], concurrency: int = 8, owner: str | None = None
@@ -813,6 +831,7 @@ __all__ = [
     "associate_indicator",
     "associate_victim",
     "check_connection",
+    "create_indicator",
     "create_indicators",
     "create_task",
     "delete_assignee",

@@ -59,11 +59,21 @@ async def test_retries_are_bounded_and_end_in_typed_error(core, respx_mock):
     assert "bad gateway" in str(info.value)
 
 
-async def test_post_is_not_retried_on_5xx(core, respx_mock):
-    route = respx_mock.post(f"{BASE}/create").mock(return_value=httpx.Response(503))
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_post_is_not_retried_when_it_may_have_been_processed(core, respx_mock, status):
+    route = respx_mock.post(f"{BASE}/create").mock(return_value=httpx.Response(status))
     with pytest.raises(ServerError):
         await core.request("POST", "/create", json={"a": 1})
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize("status", [429])
+async def test_post_is_retried_when_refused_unprocessed(core, respx_mock, status):
+    route = respx_mock.post(f"{BASE}/create").mock(
+        side_effect=[httpx.Response(status, headers={"Retry-After": "0"}), httpx.Response(201, json={"id": 1})]
+    )
+    assert (await core.request("POST", "/create", json={"a": 1})).status_code == 201
+    assert route.call_count == 2
 
 
 async def test_post_is_retried_when_it_never_left(core, respx_mock):
