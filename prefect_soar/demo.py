@@ -22,6 +22,7 @@ DEMO_HOME = Path(".soar")
 
 def _prepare_environment(home: Path) -> None:
     """Point Prefect at a project-local home and keep its output quiet (before Prefect is imported)."""
+    (home / "prefect").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str((home / "prefect").resolve()))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -151,7 +152,7 @@ async def run_demo(home: Path = DEMO_HOME, progress: Callable[[str], None] | Non
                 f"TileDB failed tasks recorded: {_count(audit, 'processed')}, created: {_count(audit, 'created')}",
             ]
 
-        await stage("Starting the lab and saving blocks", start_lab)
+        await stage("Starting the lab and Prefect's local server", start_lab)
         await stage("Sandbox -> ThreatConnect triage", triage)
         await stage("Triage again (exactly once)", triage_again)
         await stage("Acronis failures -> ThreatConnect", acronis)

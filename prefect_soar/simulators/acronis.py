@@ -18,6 +18,7 @@ match fields whose shape here is the lab's guess (``tags``, ``workflowId``, ``af
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -88,7 +89,9 @@ class ClockAdvance(BaseModel):
     advance_seconds: float = Field(default=0.0, ge=0, description="Seconds to move the lab clock forward.")
 
 
-def create_app(settings: AcronisLabSettings | None = None, faults: FaultConfig | None = None) -> FastAPI:
+def create_app(
+    settings: AcronisLabSettings | Mapping[str, Any] | None = None, faults: FaultConfig | None = None
+) -> FastAPI:
     """Build a fresh Acronis emulator with its own state.
 
     Args:
@@ -98,6 +101,8 @@ def create_app(settings: AcronisLabSettings | None = None, faults: FaultConfig |
     Returns:
         The app, with ``app.state.backend`` (:class:`AcronisBackend`) and ``app.state.lab``.
     """
+    if isinstance(settings, Mapping):
+        settings = AcronisLabSettings.model_validate(dict(settings))
     settings = settings or AcronisLabSettings()
     backend = AcronisBackend(BackendConfig(
         client_id=settings.client_id, client_secret=settings.client_secret, task_count=settings.task_count,

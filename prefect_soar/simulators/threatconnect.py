@@ -109,7 +109,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
 
 
-def create_app(settings: ThreatConnectLabSettings | None = None, faults: FaultConfig | None = None) -> FastAPI:
+def create_app(
+    settings: ThreatConnectLabSettings | Mapping[str, Any] | None = None, faults: FaultConfig | None = None
+) -> FastAPI:
     """A fresh ThreatConnect emulator with its own seeded state.
 
     Args:
@@ -119,6 +121,8 @@ def create_app(settings: ThreatConnectLabSettings | None = None, faults: FaultCo
     Returns:
         The app, with ``app.state.backend`` (the state) and ``app.state.lab`` (fault control).
     """
+    if isinstance(settings, Mapping):
+        settings = ThreatConnectLabSettings.model_validate(dict(settings))
     settings = settings or ThreatConnectLabSettings()
     backend = ThreatConnectBackend(settings)
     control = LabControl(faults, reset=backend.reset)

@@ -27,6 +27,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -111,7 +112,9 @@ def _routes(backend: TileDBBackend) -> APIRouter:
     return router
 
 
-def create_app(settings: TileDBLabSettings | None = None, faults: FaultConfig | None = None) -> FastAPI:
+def create_app(
+    settings: TileDBLabSettings | Mapping[str, Any] | None = None, faults: FaultConfig | None = None
+) -> FastAPI:
     """Build a fresh TileDB lab.
 
     Args:
@@ -121,6 +124,8 @@ def create_app(settings: TileDBLabSettings | None = None, faults: FaultConfig | 
     Returns:
         The app, with ``app.state.backend`` (:class:`TileDBBackend`) and ``app.state.lab``.
     """
+    if isinstance(settings, Mapping):
+        settings = TileDBLabSettings.model_validate(dict(settings))
     backend = TileDBBackend(settings)
     app = FastAPI(title="TileDB Cloud lab", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.backend = backend
