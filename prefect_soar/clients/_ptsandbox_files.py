@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,21 +42,27 @@ async def write_atomically(
 
     The bytes go to a temporary file in ``dest_dir`` (so the final rename stays on one file
     system) while their SHA-256 is computed; the file is synced, made 0600 and renamed into
-    place. On any failure, cancellation included, the temporary file is removed and an existing
-    file of the same name is left untouched.
+    place. On any failure, cancellation included, the temporary file and the folders this call
+    created are removed, and an existing file of the same name is left untouched.
 
     Args:
         chunks: The body, e.g. a client's streamed download (closed when done).
         dest_dir: Folder to write into (created 0700 if missing).
         name: Final file name.
-        expect_zip: Refuse a body that does not start like a ZIP archive.
+        expect_zip: Refuse a body that does not start like a ZIP archive or lacks the ZIP's
+            end-of-central-directory record (a truncated or fake archive).
 
     Returns:
         ``{"path", "size", "sha256"}`` of the written file.
     """
-    folder = Path(dest_dir).expanduser()
+    folder = Path(dest_dir).expanduser().absolute()
+    created = [parent for parent in (folder, *folder.parents) if not parent.exists()]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    except BaseException:
+        _remove_empty(created)
+        raise
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -75,6 +82,12 @@ async def write_atomically(
             if expect_zip and len(head) < 4:
                 raise InvalidResponseError(f"expected a ZIP archive, got {size} bytes", service=SERVICE)
             handle.flush()
+            if expect_zip and not await asyncio.to_thread(zipfile.is_zipfile, temp_name):
+                raise InvalidResponseError(
+                    f"expected a ZIP archive, got {size} bytes that start like one but have no "
+                    "end-of-central-directory record (truncated in transit, or not a real archive)", service=SERVICE,
+                    hint="Download it again; if it keeps failing, check for a proxy that rewrites or cuts downloads",
+                )
             await asyncio.to_thread(os.fsync, handle.fileno())
         os.chmod(temp_name, 0o600)
         final = folder / name
@@ -82,9 +95,17 @@ async def write_atomically(
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        _remove_empty(created)
         raise
     fsync_dir(folder)
     return {"path": final.resolve(), "size": size, "sha256": digest.hexdigest()}
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created (deepest first), if they are still empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def fsync_dir(folder: Path) -> None:
