@@ -64,6 +64,24 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main()
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    from prefect_soar.flows.deployments import deployments
+
+    try:
+        selected = deployments(args.only or None)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"serving {len(selected)} deployment(s) in this process (Ctrl+C to stop):")
+    for deployment in selected:
+        print(f"  {deployment.flow_name}/{deployment.name}")
+    sys.stdout.flush()
+    serve(*selected, limit=args.limit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``prefect-soar`` command."""
     parser = argparse.ArgumentParser(prog="prefect-soar", description=__doc__)
@@ -83,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="test the connection of every saved credentials block")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per block")
     check.set_defaults(func=_check)
+
+    serve = sub.add_parser("serve", help="serve every prefect-soar deployment in this process (prefect.serve)")
+    serve.add_argument("--limit", type=int, default=None, help="most flow runs executing at once (default: no limit)")
+    serve.add_argument("--only", action="append", metavar="FLOW[/DEPLOYMENT]",
+                       help="serve only this deployment, e.g. detonate_and_report (repeatable)")
+    serve.set_defaults(func=_serve)
     return parser
 
 
