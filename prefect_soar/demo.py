@@ -86,6 +86,7 @@ async def run_demo(home: Path = DEMO_HOME, progress: Callable[[str], None] | Non
         progress: Called with the title of each stage as it starts.
     """
     from prefect_soar.flows.acronis_failures import acronis_failures_to_threatconnect
+    from prefect_soar.flows.detonate import detonate_and_report
     from prefect_soar.flows.sandbox_triage import sandbox_triage
     from prefect_soar.flows.tiledb_audit import tiledb_failed_tasks_to_threatconnect
     from prefect_soar.flows.tiledb_report import tiledb_sql_report
@@ -152,11 +153,25 @@ async def run_demo(home: Path = DEMO_HOME, progress: Callable[[str], None] | Non
                 f"TileDB failed tasks recorded: {_count(audit, 'processed')}, created: {_count(audit, 'created')}",
             ]
 
+        async def detonate() -> list[str]:
+            sample = home / "samples" / "invoice.docm"
+            sample.parent.mkdir(parents=True, exist_ok=True)
+            sample.write_bytes(b"demo sample: this document carries a MALWARE marker the lab detects\n")
+            lines = []
+            for kwargs in ({"file_path": str(sample)}, {"url": "http://evil.example.net/payload.bin"}):
+                result = await detonate_and_report(**kwargs, tags=["demo"], poll_seconds=0.3, timeout_seconds=60)
+                lines.append(
+                    f"{result['kind']} {result['object']}: {result['verdict']}, "
+                    f"ThreatConnect task {result['threatconnect_task_id']}"
+                )
+            return lines
+
         await stage("Starting the lab and Prefect's local server", start_lab)
         await stage("Sandbox -> ThreatConnect triage", triage)
         await stage("Triage again (exactly once)", triage_again)
         await stage("Acronis failures -> ThreatConnect", acronis)
         await stage("TileDB report and audit", tiledb)
+        await stage("Detonate a file and a URL", detonate)
         total, by_source = _tc_summary(lab)
         steps.append(Step("ThreatConnect lab now holds", 0.0, [
             f"{total} tasks: " + ", ".join(f"{n} from {s}" for s, n in by_source.items() if n),
