@@ -240,6 +240,7 @@ class TokenAuth(httpx.Auth):
     def __init__(self) -> None:
         self._token: str | None = None
         self._expires_at = 0.0
+        self._margin = 0.0
         self._lock: asyncio.Lock | None = None
 
     async def fetch_token(self) -> tuple[str, float]:
@@ -259,7 +260,7 @@ class TokenAuth(httpx.Auth):
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            fresh = self._token is not None and time.monotonic() < self._expires_at - self.refresh_margin
+            fresh = self._token is not None and time.monotonic() < self._expires_at - self._margin
             if force and self._token is not None and self._token != stale:
                 fresh = True  # another request refreshed it while we waited
             elif force:
@@ -269,6 +270,8 @@ class TokenAuth(httpx.Auth):
                 register_secret(token)
                 self._token = token
                 self._expires_at = time.monotonic() + max(lifetime, 0.0)
+                # a short-lived token is still used for 3/4 of its life, not refreshed on every request
+                self._margin = min(self.refresh_margin, max(lifetime, 0.0) / 4)
             assert self._token is not None
             return self._token
 

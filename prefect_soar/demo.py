@@ -158,8 +158,10 @@ async def run_demo(home: Path = DEMO_HOME, progress: Callable[[str], None] | Non
             sample.parent.mkdir(parents=True, exist_ok=True)
             sample.write_bytes(b"demo sample: this document carries a MALWARE marker the lab detects\n")
             lines = []
-            for kwargs in ({"file_path": str(sample)}, {"url": "http://evil.example.net/payload.bin"}):
-                result = await detonate_and_report(**kwargs, tags=["demo"], poll_seconds=0.3, timeout_seconds=60)
+            for file_path, url in ((str(sample), ""), ("", "http://evil.example.net/payload.bin")):
+                result = await detonate_and_report(
+                    file_path=file_path, url=url, tags=["demo"], poll_seconds=0.3, timeout_seconds=60
+                )
                 lines.append(
                     f"{result['kind']} {result['object']}: {result['verdict']}, "
                     f"ThreatConnect task {result['threatconnect_task_id']}"

@@ -42,6 +42,7 @@ AUTH_TYPES: dict[str, int] = {"default": 0, "ldap": 1}
 UI_HEADERS = {"Content-Type": "application/json"}
 MAX_LOGIN_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_TOLERATED_HOP_STATUSES = frozenset(range(400, 500)) - {429}
 
 logger = logging.getLogger("prefect_soar.ptsandbox")
 logger.addFilter(SecretRedactingFilter())
@@ -140,8 +141,9 @@ class UILoginAuth(TokenAuth):
             )
         url = location_url
         for _ in range(MAX_LOGIN_REDIRECTS + 1):
-            # The reference ignores this step's status; 4xx pages are tolerated, 5xx are retried then raised.
-            hop = await http.request("GET", str(url), headers=UI_HEADERS, auth=None, ok=range(400, 500))
+            # The reference ignores this step's status; 4xx pages are tolerated, 5xx and 429 (the service
+            # is overloaded, the hop did not happen) are retried then raised.
+            hop = await http.request("GET", str(url), headers=UI_HEADERS, auth=None, ok=_TOLERATED_HOP_STATUSES)
             target = hop.headers.get("location")
             if hop.status_code not in _REDIRECTS or not target:
                 break

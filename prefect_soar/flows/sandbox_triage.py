@@ -241,11 +241,13 @@ async def record(tc: ThreatConnectClient, finding: SandboxFinding, settings: Tri
     if finding.error:
         return item
     spec = task_spec(finding, settings)
+    indicators = list(spec.indicators)  # the ones not created yet: an attempt does not repeat what one before did
     for attempt in range(1, ITEM_ATTEMPTS + 1):
         item.error = None
         try:
-            for indicator in spec.indicators:
-                await tc.create_indicator(indicator.type, indicator.value)
+            while indicators:
+                await tc.create_indicator(indicators[0].type, indicators[0].value)
+                indicators.pop(0)
             [result] = await tc.upsert_tasks([spec], concurrency=1)
         except (TransportError, ServerError, RateLimitedError) as exc:
             item.error = f"{type(exc).__name__}: {exc}"

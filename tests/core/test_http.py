@@ -222,11 +222,16 @@ async def test_token_auth_gives_up_after_second_401(respx_mock):
     await http.aclose()
 
 
-async def test_token_auth_refreshes_before_expiry(respx_mock):
-    auth = CountingAuth(lifetime=10)  # below the refresh margin: every request refreshes
+async def test_token_auth_refreshes_before_expiry(respx_mock, monkeypatch):
+    auth = CountingAuth(lifetime=40)  # the margin is 30 s, but at most a quarter of the lifetime: 10 s
     http = HTTPCore("svc", HTTPConfig(BASE, retry=FAST), auth=auth)
     respx_mock.get(f"{BASE}/me").mock(return_value=httpx.Response(200, json={}))
-    await http.request("GET", "/me")
+    start, offset = time.monotonic(), [0.0]
+    monkeypatch.setattr("prefect_soar._http.time.monotonic", lambda: start + offset[0])
+    for offset[0] in (0, 1, 29):  # issued at 0, reused at 1 and 29: a short-lived token is not refreshed every time
+        await http.request("GET", "/me")
+    assert auth.fetched == 1
+    offset[0] = 31  # within 10 s of the expiry: refreshed
     await http.request("GET", "/me")
     assert auth.fetched == 2
     await http.aclose()
