@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_TEST_MODE", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # test mode would force DEBUG everywhere
 
 from collections.abc import Iterator
 
